@@ -5,6 +5,8 @@
 export const ErrorCodes = {
   /** The ffmpeg binary was not found on PATH nor in an npm package. */
   FFMPEG_MISSING: 'FXS_ERR_FFMPEG_MISSING',
+  /** An input string is empty or names a scheme or device kind facexstream cannot read. */
+  INPUT_UNSUPPORTED: 'FXS_ERR_INPUT_UNSUPPORTED',
   /** An input path does not exist. */
   INPUT_NOT_FOUND: 'FXS_ERR_INPUT_NOT_FOUND',
   /** An input exists but holds no decodable video (not a video, audio only, corrupt). */
@@ -37,6 +39,10 @@ export const ErrorCodes = {
   BAD_REQUEST: 'FXS_ERR_BAD_REQUEST',
   /** The face detector failed to load or run. */
   DETECTOR_FAILED: 'FXS_ERR_DETECTOR_FAILED',
+  /** An HTTP or WebSocket request lacks the access token, or its Origin or Host is not allowed. */
+  UNAUTHORIZED: 'FXS_ERR_UNAUTHORIZED',
+  /** An API request names a stream id that does not exist. */
+  STREAM_NOT_FOUND: 'FXS_ERR_STREAM_NOT_FOUND',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
