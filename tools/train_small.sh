@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Reproduces models/facexstream-small.onnx from scratch: teacher labels, training, export,
+# held-out evaluation. Needs Debian's g++, libdlib-dev, libdlib-data, python3-torch,
+# python3-opencv, python3-onnx and libopenblas0-pthread (PyTorch on the reference BLAS is
+# far slower). Work files go to $WORK, never into the repository.
+#
+#   tools/train_small.sh                  # defaults below
+#   WORK=/tmp/fxs MINUTES=20 tools/train_small.sh
+set -euo pipefail
+
+REPO="$(cd "$(dirname "$0")/.." && pwd)"
+WORK="${WORK:-/work/train}"
+DATA="${DATA:-/work/shared/data/utkface}"
+MINUTES="${MINUTES:-52}"
+PREDICTOR="${PREDICTOR:-/usr/share/dlib/shape_predictor_68_face_landmarks.dat}"
+PY=/usr/bin/python3
+export OMP_WAIT_POLICY=PASSIVE
+
+mkdir -p "$WORK/run"
+
+echo "== teacher: dlib 68-point landmarks"
+# pkg-config's dlib-1 names libblas.so/liblapack.so, which Debian only ships as .so.3.
+g++ -O2 -std=c++14 -o "$WORK/dlib_landmarks" "$REPO/tools/teacher/dlib_landmarks.cpp" \
+  -ldlib -lpthread -ljpeg -lpng -lz \
+  /usr/lib/x86_64-linux-gnu/libblas.so.3 /usr/lib/x86_64-linux-gnu/liblapack.so.3
+ls "$DATA"/*.jpg > "$WORK/list_all.txt"
+"$WORK/dlib_landmarks" "$PREDICTOR" < "$WORK/list_all.txt" > "$WORK/utk_dlib.tsv"
+
+echo "== labels: demographics, head pose, split"
+$PY "$REPO/tools/teacher/make_labels.py" "$WORK/utk_dlib.tsv" "$WORK/labels.npz"
+
+echo "== training ($MINUTES minutes)"
+$PY "$REPO/tools/train_small.py" --labels "$WORK/labels.npz" --out "$WORK/run" \
+  --minutes "$MINUTES" --low-fraction 0.7 | tee "$WORK/run/train.log"
+
+echo "== export and evaluation"
+$PY "$REPO/tools/export_small.py" "$WORK/run/last.pt" "$REPO/models/facexstream-small.onnx"
+$PY "$REPO/tools/eval_small.py" "$WORK/run/last.pt" --labels "$WORK/labels.npz" \
+  --json "$WORK/run/eval.json"
