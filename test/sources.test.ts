@@ -4,6 +4,7 @@ import {
   createReadStream,
   existsSync,
   mkdirSync,
+  symlinkSync,
   mkdtempSync,
   readFileSync,
   rmSync,
@@ -349,6 +350,19 @@ describe('an image source', () => {
     );
     assert.ok(
       frames.every((f) => f.width === 32 && f.height === 24 && f.data.length === 32 * 24 * 3),
+    );
+  });
+
+  test('follows symbolic links in a folder of picked images', async () => {
+    const picks = path.join(tmp, 'picks');
+    mkdirSync(picks);
+    symlinkSync(path.join(folder, 'img2.png'), path.join(picks, 'a.png'));
+
+    const { frames } = await collect(picks);
+
+    assert.deepEqual(
+      frames.map((f) => [...f.data.subarray(0, 3)]),
+      [[0, 255, 0]],
     );
   });
 

@@ -69,6 +69,7 @@ export class ImageSource extends EventEmitter implements FrameSource {
           timestampMs: index * intervalMs,
           ...image,
           decodedAt: Date.now(),
+          file: files[index],
         };
       }
       this.setState('ended');
@@ -139,7 +140,8 @@ export class ImageSource extends EventEmitter implements FrameSource {
 async function readFolder(folder: string): Promise<string[]> {
   const entries = await readdir(folder, { withFileTypes: true });
   return entries
-    .filter((e) => e.isFile() && !e.name.startsWith('.'))
+    // Symbolic links count: a folder of links is a common way to pick a subset of images.
+    .filter((e) => (e.isFile() || e.isSymbolicLink()) && !e.name.startsWith('.'))
     .filter((e) => IMAGE_EXTENSIONS.has(path.extname(e.name).toLowerCase()))
     .map((e) => e.name)
     .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }))

@@ -117,7 +117,7 @@ export class StreamProcessor extends EventEmitter {
     const tracks = await this.trackFaces(frame);
     const detectMs = Date.now() - started;
 
-    const plan = this.options.noDetect
+    const plan = this.options.noDetect || frame.file !== undefined
       ? new Map(tracks.map((t) => [t.id, this.options.tasks]))
       : this.scheduler.plan(tracks, frame.index, this.options.tasks);
     const asked = tracks.filter((t) => plan.has(t.id));
@@ -145,6 +145,7 @@ export class StreamProcessor extends EventEmitter {
       return [{ id: 1, box, score: 1, state: 'confirmed', hits: 1, age: 1, lostFrames: 0, lastSeenMs: frame.timestampMs }];
     }
     const detections = await this.detector!.detect(frame);
+    if (frame.file !== undefined) return stillTracks(detections, frame.timestampMs);
     const update = this.tracker.update(detections, frame.timestampMs);
     if (update.ended.length) {
       this.scheduler.forget(update.ended);
@@ -171,11 +172,12 @@ export class StreamProcessor extends EventEmitter {
       const tasks = plan.get(track.id);
       if (tasks) this.scheduler.done(track.id, tasks, frame.index);
       const face = { ...part, id: track.id, box, score: round(track.score, 3) } as FaceRecord;
-      faces.push(this.options.noDetect ? face : this.results.merge(face, frame.index, frame.timestampMs));
+      const independent = this.options.noDetect || frame.file !== undefined;
+      faces.push(independent ? face : this.results.merge(face, frame.index, frame.timestampMs));
     }
 
     const record: FrameRecord = {
-      source: this.options.sourceName,
+      source: frame.file ?? this.options.sourceName,
       frame: frame.index,
       timestampMs: Math.round(frame.timestampMs * 1000) / 1000,
       width: frame.width,
@@ -185,6 +187,22 @@ export class StreamProcessor extends EventEmitter {
     const timings: FrameTimings = { ...timing, latencyMs: Date.now() - frame.decodedAt };
     this.emit('record', record, frame, timings);
   }
+}
+
+/** The faces of an unrelated still: ids 1, 2, ... from left to right, nothing carried over. */
+function stillTracks(detections: Detection[], timestampMs: number): Track[] {
+  const ordered = [...detections].sort((a, b) => a.box.x - b.box.x);
+  return ordered.map((detection, i) => ({
+    id: i + 1,
+    box: detection.box,
+    score: detection.score,
+    detection,
+    state: 'confirmed',
+    hits: 1,
+    age: 1,
+    lostFrames: 0,
+    lastSeenMs: timestampMs,
+  }));
 }
 
 function round(value: number, digits: number): number {

@@ -14,6 +14,11 @@ export interface Frame {
   data: Buffer;
   /** Wall-clock time (Date.now()) when the frame left the decoder, for latency figures. */
   decodedAt: number;
+  /**
+   * Set by still-image sources: the image's path as listed. Such a frame is unrelated to the
+   * one before it, so faces are neither tracked nor smoothed across it.
+   */
+  file?: string;
 }
 
 /** Axis-aligned box in frame pixels: left, top, width, height. */
