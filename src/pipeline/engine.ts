@@ -140,7 +140,7 @@ export class LiveEngine extends EventEmitter implements Engine {
     entry.info.width = record.width;
     entry.info.height = record.height;
     if (entry.info.state === 'connecting') this.setState(entry, 'playing');
-    this.emit('results', record, entry.info.id);
+    this.emit('results', record, entry.info.id, timings);
     this.emit('frame', frame, entry.info.id);
   }
 

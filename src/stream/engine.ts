@@ -75,7 +75,8 @@ export interface ModelInfo {
 
 /**
  * The engine. Events:
- * - 'results' (record: FrameRecord, streamId: string)
+ * - 'results' (record: FrameRecord, streamId: string, timings?: FrameTimings): the stage times
+ *   of that frame (pipeline/stream-processor.ts), when the engine measures them
  * - 'frame' (frame: Frame, streamId: string): the frame whose results were just emitted
  * - 'stream' (info: StreamInfo): a stream was added or changed state
  * - 'removed' (streamId: string)
