@@ -13,7 +13,8 @@ Conventions written here (docs/model-card.md repeats them):
   image's right, pitch > 0 when it looks up, roll > 0 when it turns clockwise on screen.
 - race: remapped to the contract's order White, Black, Indian, Asian, Others.
 - age: bins 0-9, 10-19, ..., 60-69, 70+.
-- split: a seeded 10% of the images (by sorted file name) is the held-out validation set.
+- split: a seeded 10% of the images (by sorted file name) is the held-out validation set;
+  its paths are also written to LABELS-val.txt beside the .npz.
 """
 
 from __future__ import annotations
@@ -153,6 +154,10 @@ def main(table: str, out: str) -> None:
         race=demo_arr[:, 2],
         val=val,
     )
+    # The held-out images as a list the runtime reads (bench/accuracy.ts evaluates through
+    # detection, crop and ONNX Runtime with it).
+    with open(os.path.splitext(out)[0] + "-val.txt", "w") as listing:
+        listing.writelines(os.path.abspath(p) + "\n" for p, v in zip(paths, val) if v)
     pose_deg = np.degrees(np.stack(poses)[np.array(pose_ok)])
     print(f"{len(names)} images ({skipped} skipped), {int(np.sum(ok))} with landmarks, "
           f"{int(np.sum(pose_ok))} with a pose, {int(val.sum())} held out")
