@@ -5,20 +5,9 @@ import { TrackResults } from '../src/pipeline/face-state.js';
 import type { ClassResult } from '../src/pipeline/record.js';
 import { FaceSmoother, type SmoothingOptions } from '../src/pipeline/smoothing.js';
 import type { Box } from '../src/pipeline/types.js';
+import { noise } from './helpers/noise.js';
 
 const FRAME_MS = 1000 / 30;
-
-/** Deterministic noise in [-1, 1) (mulberry32), so noisy sequences are the same every run. */
-function noise(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) / 2 ** 32) * 2 - 1;
-  };
-}
 
 /** 68 points on a ring around (cx, cy), a stand-in for a face's landmarks. */
 function ring(cx: number, cy: number, r = 50): Array<[number, number]> {

@@ -4,20 +4,9 @@ import { isFxsError, ErrorCodes } from '../src/common/errors.js';
 import { matchMinCost } from '../src/pipeline/assignment.js';
 import { FaceTracker, type FaceTrackerOptions, type Track } from '../src/pipeline/tracker.js';
 import type { Detection } from '../src/pipeline/types.js';
+import { noise } from './helpers/noise.js';
 
 const FRAME_MS = 1000 / 30;
-
-/** Deterministic noise in [-1, 1) (mulberry32), so jittered scenes are the same every run. */
-function noise(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) / 2 ** 32) * 2 - 1;
-  };
-}
 
 function face(cx: number, cy: number, size = 80, score = 0.9): Detection {
   return { box: { x: cx - size / 2, y: cy - size / 2, width: size, height: size }, score };

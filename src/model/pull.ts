@@ -8,8 +8,7 @@
  * file changed send it whole instead of a mismatched tail. Once complete (and matching the
  * expected SHA-256, when one is given) the file is renamed into place, then imported.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync } from 'node:fs';
+import { createWriteStream, existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -20,6 +19,7 @@ import { defaultCacheDir } from './cache-dir.js';
 import { defaultTemplatePath } from './checkpoint/default-template.js';
 import { importCheckpoint } from './checkpoint-import.js';
 import { officialModelPath } from './resolve.js';
+import { sha256File } from '../common/sha256-file.js';
 
 /** Default download host; overridden by `baseUrl` or the FACEXSTREAM_HF_BASE variable. */
 export const HF_BASE = 'https://huggingface.co';
@@ -249,16 +249,6 @@ async function verifyChecksum(
     );
   }
   return actual;
-}
-
-function sha256File(path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const hash = createHash('sha256');
-    createReadStream(path, { highWaterMark: 1 << 22 })
-      .on('data', (chunk) => hash.update(chunk))
-      .on('error', reject)
-      .on('end', () => resolve(hash.digest('hex')));
-  });
 }
 
 async function sizeOf(path: string): Promise<number> {

@@ -8,7 +8,7 @@
  * (inference-worker.ts); tests and tools may use it directly.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { basename, join, resolve as resolvePath } from 'node:path';
@@ -19,6 +19,7 @@ import { defaultCacheDir } from './cache-dir.js';
 import { INPUT_NAME, TASK_OUTPUT, type ModelMetadata, type TaskName } from './contract.js';
 import { planDevices, type Device, type DeviceRequest } from './device.js';
 import { readModelMetadata } from './onnx-file.js';
+import { sha256File } from '../common/sha256-file.js';
 
 /** Options of `ModelSession.create`. */
 export interface ModelSessionOptions {
@@ -230,7 +231,7 @@ async function modelHash(modelPath: string, cacheDir: string): Promise<string> {
   const known = index[path];
   if (known && known.size === size && known.mtimeMs === mtimeMs) return known.sha256;
 
-  const sha256 = await hashFile(path);
+  const sha256 = await sha256File(path);
   index[path] = { size, mtimeMs, sha256 };
   await mkdir(cacheDir, { recursive: true });
   const partial = `${indexPath}.${process.pid}.tmp`;
@@ -243,16 +244,6 @@ interface HashEntry {
   size: number;
   mtimeMs: number;
   sha256: string;
-}
-
-function hashFile(path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const hash = createHash('sha256');
-    createReadStream(path, { highWaterMark: 1 << 22 })
-      .on('data', (chunk) => hash.update(chunk))
-      .on('error', reject)
-      .on('end', () => resolve(hash.digest('hex')));
-  });
 }
 
 /** The graph must take `image` and produce every output its metadata promises. */
