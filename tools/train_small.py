@@ -106,6 +106,7 @@ def main() -> None:
     parser.add_argument("--weight-decay", type=float, default=0.05)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--init", help="start from this checkpoint's weights (a second round)")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -121,6 +122,8 @@ def main() -> None:
     val_idx = np.flatnonzero(labels["val"])
 
     model = build_small()
+    if args.init:
+        model.load_state_dict(torch.load(args.init, map_location="cpu")["model"])
     print(f"{parameter_count(model):,} parameters; {len(train_idx)} train, {len(val_idx)} val",
           flush=True)
     decay = [p for n, p in model.named_parameters() if p.ndim > 1]
