@@ -69,7 +69,8 @@ export class ImageSource extends EventEmitter implements FrameSource {
           timestampMs: index * intervalMs,
           ...image,
           decodedAt: Date.now(),
-          file: files[index],
+          // One image is named like a video file; a folder's or list's images by their path.
+          file: this.spec.imageList === 'single' ? this.displayName : files[index],
         };
       }
       this.setState('ended');
