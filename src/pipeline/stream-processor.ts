@@ -117,7 +117,7 @@ export class StreamProcessor extends EventEmitter {
     const tracks = await this.trackFaces(frame);
     const detectMs = Date.now() - started;
 
-    const plan = this.options.noDetect || frame.file !== undefined
+    const plan = this.untracked(frame)
       ? new Map(tracks.map((t) => [t.id, this.options.tasks]))
       : this.scheduler.plan(tracks, frame.index, this.options.tasks);
     const asked = tracks.filter((t) => plan.has(t.id));
@@ -139,10 +139,15 @@ export class StreamProcessor extends EventEmitter {
 
   private lastEmit: Promise<void> = Promise.resolve();
 
+  /** A still image, or any frame under noDetect: every task on every face, no smoothing. */
+  private untracked(frame: Frame): boolean {
+    return this.options.noDetect === true || frame.file !== undefined;
+  }
+
   private async trackFaces(frame: Frame): Promise<Track[]> {
     if (this.options.noDetect) {
       const box = { x: 0, y: 0, width: frame.width, height: frame.height };
-      return [{ id: 1, box, score: 1, state: 'confirmed', hits: 1, age: 1, lostFrames: 0, lastSeenMs: frame.timestampMs }];
+      return stillTracks([{ box, score: 1 }], frame.timestampMs);
     }
     const detections = await this.detector!.detect(frame);
     if (frame.file !== undefined) return stillTracks(detections, frame.timestampMs);
@@ -172,8 +177,7 @@ export class StreamProcessor extends EventEmitter {
       const tasks = plan.get(track.id);
       if (tasks) this.scheduler.done(track.id, tasks, frame.index);
       const face = { ...part, id: track.id, box, score: round(track.score, 3) } as FaceRecord;
-      const independent = this.options.noDetect || frame.file !== undefined;
-      faces.push(independent ? face : this.results.merge(face, frame.index, frame.timestampMs));
+      faces.push(this.untracked(frame) ? face : this.results.merge(face, frame.index, frame.timestampMs));
     }
 
     const record: FrameRecord = {
@@ -189,7 +193,7 @@ export class StreamProcessor extends EventEmitter {
   }
 }
 
-/** The faces of an unrelated still: ids 1, 2, ... from left to right, nothing carried over. */
+/** The faces of an untracked frame: ids 1, 2, ... from left to right, nothing carried over. */
 function stillTracks(detections: Detection[], timestampMs: number): Track[] {
   const ordered = [...detections].sort((a, b) => a.box.x - b.box.x);
   return ordered.map((detection, i) => ({
