@@ -22,8 +22,8 @@ let demo: { records: FrameRecord[]; code: number | null; stderr: string };
 
 before(async () => {
   tmp = mkdtempSync(path.join(tmpdir(), 'fxs-analyze-'));
-  demo = await analyze([DEMO, '--out', out('demo.jsonl')]);
-  demo.records = readRecords(out('demo.jsonl'));
+  const run = await analyze([DEMO, '--out', out('demo.jsonl')]);
+  demo = { ...run, records: readRecords(out('demo.jsonl')) };
 });
 
 after(() => {

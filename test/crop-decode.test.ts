@@ -2,13 +2,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import {
-  AGE_LABELS,
-  ATTRIBUTE_LABELS,
   GENDER_LABELS,
   IMAGENET_MEAN,
   IMAGENET_STD,
   PARSING_LABELS,
-  RACE_LABELS,
   TASKS,
   type ModelMetadata,
 } from '../src/model/contract.js';
@@ -28,6 +25,7 @@ import {
   softmax,
 } from '../src/model/decode.js';
 import { decodeMaskRle, encodeMaskRle } from '../src/model/mask-rle.js';
+import { contractLabels } from './helpers/contract-labels.js';
 
 /** RGB test pattern: channel c of pixel (x, y) is (29x + 53y + 71c) mod 256. */
 function pattern(width: number, height: number): Uint8Array {
@@ -44,13 +42,7 @@ const metadata: ModelMetadata = {
   schema: 1,
   name: 'test',
   tasks: [...TASKS],
-  labels: {
-    attributes: [...ATTRIBUTE_LABELS],
-    age: [...AGE_LABELS],
-    gender: [...GENDER_LABELS],
-    race: [...RACE_LABELS],
-    parsing: [...PARSING_LABELS],
-  },
+  labels: contractLabels(),
   inputSize: 4,
   mean: [...IMAGENET_MEAN],
   std: [...IMAGENET_STD],

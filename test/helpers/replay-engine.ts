@@ -32,6 +32,7 @@ import type {
   StreamState,
 } from '../../src/stream/engine.js';
 import { maskUrl } from '../../src/common/mask-url.js';
+import { contractLabels } from './contract-labels.js';
 import {
   coverage,
   cropBox,
@@ -137,13 +138,7 @@ export class ReplayEngine extends EventEmitter implements Engine {
       name: 'replay-fixture',
       device: 'cpu',
       tasks: options.tasks ?? [...TASKS],
-      labels: {
-        attributes: [...ATTRIBUTE_LABELS],
-        age: [...AGE_LABELS],
-        gender: [...GENDER_LABELS],
-        race: [...RACE_LABELS],
-        parsing: [...PARSING_LABELS],
-      },
+      labels: contractLabels(),
     };
   }
 
